@@ -1,0 +1,1 @@
+"""Reproducible speed and alert-quality benchmarks; each prints JSON."""

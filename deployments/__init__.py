@@ -1,0 +1,1 @@
+"""Deployment definitions: the embedded ``serve`` entry point and prefect.yaml for work pools."""

@@ -1,0 +1,1 @@
+"""The only Prefect-aware code: monitor flows, remediation subflows and their tasks."""

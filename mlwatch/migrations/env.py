@@ -1,0 +1,13 @@
+"""Alembic environment: runs on the connection mlwatch hands over (see mlwatch.db)."""
+
+from alembic import context
+
+from incidents.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through mlwatch.db.migrate(), which passes a connection")
+
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()
