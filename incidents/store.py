@@ -332,6 +332,12 @@ class Store:
         with self.session() as session:
             return session.scalar(select(Incident).where(Incident.open_key == key))
 
+    def last_evaluated(self, keys: list[str]) -> dict[str, datetime]:
+        """When each key was last evaluated (keys never evaluated are absent)."""
+        with self.session() as session:
+            rows = session.scalars(select(AlertState).where(AlertState.key.in_(keys)))
+            return {r.key: utc(r.last_evaluated_at) for r in rows if r.last_evaluated_at}
+
     def results(self, *, model: str | None = None, alert: str | None = None, limit: int = 50
                 ) -> list[CheckResultRow]:
         with self.session() as session:

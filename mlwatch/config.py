@@ -317,7 +317,8 @@ def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
 def _format_errors(path: Path, exc: ValidationError) -> str:
     lines = [f"{path}: invalid configuration ({exc.error_count()} problem(s))"]
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        key = key.lstrip(".") or "(top level)"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key; remove it or check its spelling"

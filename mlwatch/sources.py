@@ -1,0 +1,109 @@
+"""Read the data contract's roles from SQL tables/queries or Parquet/CSV files.
+
+Users map their column names to mlwatch's role names (``columns:`` in the config); what
+comes back always uses the role names, filtered to the time range asked for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import DateTime, Engine, bindparam, column, select, table, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from checks._time import as_utc_series, utc
+from incidents.store import make_engine
+from mlwatch.config import SourceConfig
+from mlwatch.db import redact
+from mlwatch.errors import SourceError
+
+# The role each source is filtered on, and the default user column name for each role.
+TIME_ROLE = {
+    "predictions": "timestamp",
+    "labels": "labeled_at",
+    "serving": "timestamp",
+    "pipeline_runs": "finished_at",
+    "deployments": "deployed_at",
+    "reference": None,
+}
+
+
+@lru_cache(maxsize=32)
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def read_source(
+    source: SourceConfig,
+    role: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pd.DataFrame:
+    """Rows of one role with role-named columns, ``since < time <= until`` when given."""
+    rename = {user: mine for mine, user in source.columns.items()}
+    time_role = TIME_ROLE.get(role)
+    time_column = source.columns.get(time_role, time_role) if time_role else None
+    if source.path:
+        frame = _read_file(Path(source.path), role)
+    else:
+        frame = _read_sql(source, role, time_column, since, until)
+    frame = frame.rename(columns=rename)
+    if time_role and time_role in frame.columns:
+        stamps = as_utc_series(frame[time_role])
+        mask = pd.Series(True, index=frame.index)
+        if since is not None:
+            mask &= stamps > pd.Timestamp(utc(since))
+        if until is not None:
+            mask &= stamps <= pd.Timestamp(utc(until))
+        frame = frame[mask.to_numpy()].assign(**{time_role: stamps[mask]})
+    return frame.reset_index(drop=True)
+
+
+def _read_file(path: Path, role: str) -> pd.DataFrame:
+    if not path.exists():
+        raise SourceError(f"{role} source file {path} does not exist; fix 'path' in the config")
+    try:
+        if path.suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if path.suffix in (".csv", ".txt"):
+            return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"cannot read {role} source {path}: {exc}") from None
+    raise SourceError(f"{role} source {path}: use a .parquet or .csv file")
+
+
+def _read_sql(source: SourceConfig, role: str, time_column: str | None,
+              since: datetime | None, until: datetime | None) -> pd.DataFrame:
+    assert source.url is not None
+    if source.query:
+        statement = text(source.query)
+        params: dict[str, object] = {}
+    else:
+        assert source.table is not None
+        statement = select(text("*")).select_from(table(source.table))
+        params = {}
+        stamp = DateTime()
+        if time_column and since is not None:
+            statement = statement.where(column(time_column) > bindparam("since", type_=stamp))
+            params["since"] = _naive(since)
+        if time_column and until is not None:
+            statement = statement.where(column(time_column) <= bindparam("until", type_=stamp))
+            params["until"] = _naive(until)
+    try:
+        with _engine(source.url).connect() as connection:
+            return pd.read_sql(statement, connection, params=params)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        what = source.table or "query"
+        raise SourceError(
+            f"cannot read {role} from {what} at {redact(source.url)}: {reason}"
+        ) from None
+
+
+def _naive(moment: datetime) -> datetime:
+    """UTC without tzinfo: how SQLAlchemy's DateTime stores timestamps on SQLite."""
+    return utc(moment).replace(tzinfo=None)
