@@ -47,6 +47,8 @@ def root_message(incident: Incident, ctx: NoticeContext, remediation: str | None
         link = runbook.link(ctx.runbook_base_url)
     except RunbookError:
         steps, link = [], f"no runbook for {incident.alert}"
+    steps = [s.replace("<id>", str(incident.id)).replace("<model>", incident.model)
+             for s in steps]
     if steps:
         lines.append("First steps: " + " / ".join(f"{i}. {s}" for i, s in enumerate(steps, 1)))
     lines.append(f"Runbook: {link}")

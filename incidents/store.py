@@ -56,9 +56,26 @@ class InhibitionRule:
     targets: tuple[str, ...]
 
 
+def absolute_sqlite(url: str) -> str:
+    """Pin a relative SQLite path to the current directory, so pooled connections and
+    caches keyed by URL never point at a different file after a chdir."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return url
+    path = Path(parsed.database)
+    if path.is_absolute():
+        return url
+    return parsed.set(database=str(path.resolve())).render_as_string(hide_password=False)
+
+
 def make_engine(url: str) -> Engine:
     """An engine with the settings mlwatch relies on for each backend."""
     if url.startswith("sqlite"):
+        url = absolute_sqlite(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

@@ -104,7 +104,7 @@ def reference_profile(model: ModelConfig, columns: list[str]) -> ReferenceProfil
         if not path.exists():
             raise ConfigError(f"models.{model.name}.sources.reference.path: {path} does not exist")
         categorical = tuple(c for c in model.categorical if c in columns)
-        return _profile(str(path), path.stat().st_mtime, tuple(columns), categorical)
+        return _profile(str(path.resolve()), path.stat().st_mtime, tuple(columns), categorical)
     frame = read_source(source, "reference")
     return ReferenceProfile.build(frame, columns, [c for c in model.categorical if c in columns])
 

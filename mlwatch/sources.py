@@ -15,7 +15,7 @@ from sqlalchemy import DateTime, Engine, bindparam, column, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from checks._time import as_utc_series, utc
-from incidents.store import make_engine
+from incidents.store import absolute_sqlite, make_engine
 from mlwatch.config import SourceConfig
 from mlwatch.db import redact
 from mlwatch.errors import SourceError
@@ -94,7 +94,7 @@ def _read_sql(source: SourceConfig, role: str, time_column: str | None,
             statement = statement.where(column(time_column) <= bindparam("until", type_=stamp))
             params["until"] = _naive(until)
     try:
-        with _engine(source.url).connect() as connection:
+        with _engine(absolute_sqlite(source.url)).connect() as connection:
             return pd.read_sql(statement, connection, params=params)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

@@ -63,6 +63,7 @@ class DemoWorld:
         self.settings = settings
         self.model_name = settings.models[0].name
         self.state = settings.state_path
+        self.state.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = make_engine(demo_url)
         schema.metadata.create_all(self.engine)
         self.store = open_store(settings.store)
