@@ -209,15 +209,16 @@ class ReferenceProfile:
             raise DriftInputError(f"current column {ref.name!r} is empty after dropping NaN/inf")
         if ref.kind == "numerical" and not pd.api.types.is_numeric_dtype(cur):
             raise DriftInputError(f"current column {ref.name!r} should be numeric")
-        cur_values = cur.to_numpy(dtype="float64") if ref.kind == "numerical" else None
+        # Sort the current numeric values once: every numeric test and the cardinality use it.
+        cur_sorted = np.sort(cur.to_numpy(dtype="float64")) if ref.kind == "numerical" else None
         if method is None:
-            method = default_method(ref, cur, cur_values)
+            method = default_method(ref, cur, cur_sorted)
         if method not in METHODS:
             raise DriftInputError(f"unknown drift method {method!r}; use one of {METHODS}")
         if method in _NUMERIC_ONLY and ref.kind != "numerical":
             raise DriftInputError(f"method {method!r} needs a numeric column; {ref.name!r} is not")
         limit = DEFAULT_THRESHOLDS[method] if threshold is None else float(threshold)
-        score = _SCORERS[method](ref, cur, cur_values)
+        score = _SCORERS[method](ref, cur, cur_sorted)
         drifted = score < limit if method in ("chisquare", "z") else (
             score <= limit if method == "ks" else score >= limit
         )
@@ -239,9 +240,9 @@ def detect_drift(
     return profile.compare(current, method=method, threshold=threshold, drift_share=drift_share)
 
 
-def default_method(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None) -> str:
+def default_method(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> str:
     """Evidently 0.7's choice of test (``_get_default_stattest``)."""
-    n_values = _combined_nunique(ref, cur, cur_values)
+    n_values = _combined_nunique(ref, cur, cur_sorted)
     if ref.n <= SMALL_REFERENCE:
         if ref.kind == "numerical" and n_values > 5:
             return "ks"
@@ -251,9 +252,15 @@ def default_method(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | 
     return "jensenshannon"
 
 
-def _combined_nunique(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None) -> int:
-    if ref.numeric is not None and cur_values is not None:
-        return int(np.union1d(ref.numeric.unique, np.unique(cur_values)).size)
+def _combined_nunique(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> int:
+    """Distinct values of reference and current together, exact up to 6 (all the rules need)."""
+    if ref.numeric is not None and cur_sorted is not None:
+        if ref.numeric.unique.size > 5:
+            return int(ref.numeric.unique.size)
+        cur_unique = _unique_sorted(cur_sorted)
+        if cur_unique.size > 5:
+            return int(cur_unique.size)
+        return int(np.union1d(ref.numeric.unique, cur_unique).size)
     return len(set(ref.categorical.counts.index) | set(cur.unique()))
 
 
@@ -286,15 +293,15 @@ def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.dot(np.abs(cdf_diff), np.diff(merged)))
 
 
-def _wasserstein(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None) -> float:
-    assert ref.numeric is not None and cur_values is not None
+def _wasserstein(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> float:
+    assert ref.numeric is not None and cur_sorted is not None
     norm = max(ref.numeric.std, 0.001)
-    return wasserstein_sorted(ref.numeric.sorted_values, np.sort(cur_values)) / norm
+    return wasserstein_sorted(ref.numeric.sorted_values, cur_sorted) / norm
 
 
-def _ks(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None) -> float:
-    assert ref.numeric is not None and cur_values is not None
-    return float(stats.ks_2samp(ref.numeric.sorted_values, cur_values)[1])
+def _ks(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> float:
+    assert ref.numeric is not None and cur_sorted is not None
+    return float(stats.ks_2samp(ref.numeric.sorted_values, cur_sorted)[1])
 
 
 def _aligned_counts(ref: ColumnProfile, cur: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -306,14 +313,14 @@ def _aligned_counts(ref: ColumnProfile, cur: pd.Series) -> tuple[np.ndarray, np.
     )
 
 
-def _binned(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None
+def _binned(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None
             ) -> tuple[np.ndarray, np.ndarray]:
     """Evidently's ``get_binned_data``: Sturges histogram for rich numerics, else value shares."""
-    if ref.numeric is not None and cur_values is not None and ref.numeric.unique.size > 20:
-        combined = np.concatenate([ref.numeric.sorted_values, cur_values])
+    if ref.numeric is not None and cur_sorted is not None and ref.numeric.unique.size > 20:
+        combined = np.concatenate([ref.numeric.sorted_values, cur_sorted])
         bins = np.histogram_bin_edges(combined, bins="sturges")
         ref_pct = np.histogram(ref.numeric.sorted_values, bins)[0] / ref.n
-        cur_pct = np.histogram(cur_values, bins)[0] / len(cur_values)
+        cur_pct = np.histogram(cur_sorted, bins)[0] / len(cur_sorted)
         return ref_pct, cur_pct
     ref_counts, cur_counts = _aligned_counts(ref, cur)
     return ref_counts / ref.n, cur_counts / len(cur)
@@ -326,24 +333,24 @@ def _fill_zeroes(percents: np.ndarray) -> np.ndarray:
     return percents
 
 
-def _jensenshannon(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None) -> float:
-    ref_pct, cur_pct = _binned(ref, cur, cur_values)
+def _jensenshannon(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> float:
+    ref_pct, cur_pct = _binned(ref, cur, cur_sorted)
     return float(distance.jensenshannon(ref_pct, cur_pct))
 
 
-def _psi(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None) -> float:
-    ref_pct, cur_pct = _binned(ref, cur, cur_values)
+def _psi(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> float:
+    ref_pct, cur_pct = _binned(ref, cur, cur_sorted)
     ref_pct, cur_pct = _fill_zeroes(ref_pct), _fill_zeroes(cur_pct)
     return float(np.sum((ref_pct - cur_pct) * np.log(ref_pct / cur_pct)))
 
 
-def _chisquare(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None) -> float:
+def _chisquare(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> float:
     ref_counts, cur_counts = _aligned_counts(ref, cur)
     expected = ref_counts * (len(cur) / ref.n)
     return float(stats.chisquare(cur_counts, expected)[1])
 
 
-def _z(ref: ColumnProfile, cur: pd.Series, cur_values: np.ndarray | None) -> float:
+def _z(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> float:
     """Two-proportion z-test on "is the first (sorted) category", as Evidently does."""
     keys = sorted(set(ref.categorical.counts.index) | set(cur.unique()))
     ref_unique, cur_unique = ref.categorical.counts.index, cur.unique()

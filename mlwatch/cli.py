@@ -341,6 +341,39 @@ def remediate_rollback(model: Annotated[str, typer.Option()],
     typer.echo(f"rollback of {model}: {outcome}")
 
 
+# --------------------------------------------------------------------------- backtest
+@app.command()
+def backtest(start: Annotated[str, typer.Option(help="ISO time, e.g. 2026-11-01T00:00Z")],
+             end: Annotated[str, typer.Option(help="ISO time")],
+             config: ConfigOpt = DEFAULT_CONFIG,
+             json_out: Annotated[Path | None, typer.Option(
+                 "--json", help="write the full report as JSON to this file")] = None) -> None:
+    """Replay every check over history through the same policy; notify and remediate nothing."""
+    from mlwatch.backtest import backtest as run_backtest
+
+    settings = _settings(config)
+    report = run_backtest(settings, _parse_time(start, "--start"), _parse_time(end, "--end"))
+    data = report.to_dict()
+    if json_out is not None:
+        json_out.write_text(json.dumps(data, indent=2, default=str))
+    typer.echo(f"{data['evaluations']} evaluations over {data['days']} days in "
+               f"{data['seconds']} s: {data['incidents_total']} incidents "
+               f"({data['alerts_per_day']}/day, {data['pages_total']} pages)")
+    for alert, count in data["incidents_by_alert"].items():
+        typer.echo(f"  {alert:<22}{count}")
+    for i in data["incidents"]:
+        typer.echo(f"  #{i['id']:<4} {i['model']}/{i['alert']:<20} {i['severity']:<6} "
+                   f"{i['opened_at'][:16]} -> {(i['resolved_at'] or 'open')[:16]}")
+
+
+def _parse_time(text: str, option: str) -> datetime:
+    try:
+        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO time, e.g. 2026-11-01T00:00Z",
+                                 param_hint=option) from None
+
+
 def main() -> None:
     """Entry point: one clear line and a non-zero exit for every expected failure."""
     try:
