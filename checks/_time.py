@@ -47,5 +47,8 @@ def utc(ts: datetime) -> datetime:
 
 def as_utc_series(values: pd.Series) -> pd.Series:
     """Timestamps as tz-aware UTC datetimes; unparseable values become NaT."""
-    converted = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
-    return converted
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values if str(values.dt.tz) == "UTC" else values.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(values):
+        return values.dt.tz_localize("UTC")
+    return pd.to_datetime(values, utc=True, errors="coerce", format="mixed")

@@ -86,28 +86,37 @@ class DriftReport:
 
 def _clean(values: pd.Series) -> pd.Series:
     """Evidently drops NaN and +-inf before every test."""
-    if pd.api.types.is_numeric_dtype(values):
-        array = values.to_numpy(dtype="float64", na_value=np.nan)
-        return pd.Series(array[np.isfinite(array)])
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return pd.Series(_finite(values), copy=False)
     return values.replace([np.inf, -np.inf], np.nan).dropna()
+
+
+def _finite(values: pd.Series) -> np.ndarray:
+    array = values.to_numpy(dtype="float64", na_value=np.nan)
+    return array[np.isfinite(array)]
+
+
+_SMALL_CARDINALITY = 20  # value counts are kept for numeric columns up to this many values
 
 
 @dataclass
 class _NumericProfile:
+    """Sorted finite values; the distinct values and their counts only when there are few."""
+
     sorted_values: np.ndarray
-    unique: np.ndarray
+    n_unique: int
     std: float
+    counts: pd.Series | None
 
     @classmethod
-    def build(cls, clean: pd.Series) -> _NumericProfile:
-        values = np.sort(clean.to_numpy(dtype="float64"))
-        return cls(values, _unique_sorted(values), float(np.std(values)))
-
-
-@dataclass
-class _CategoricalProfile:
-    counts: pd.Series
-    n: int
+    def build(cls, values: np.ndarray) -> _NumericProfile:
+        values.sort()
+        unique = _unique_sorted(values)
+        counts = None
+        if unique.size <= _SMALL_CARDINALITY:
+            edges = np.searchsorted(values, unique, side="left")
+            counts = pd.Series(np.diff(np.append(edges, values.size)), index=unique)
+        return cls(values, int(unique.size), float(np.std(values)), counts)
 
 
 @dataclass
@@ -116,13 +125,18 @@ class ColumnProfile:
 
     name: str
     kind: Literal["numerical", "categorical"]
-    clean: pd.Series
+    n: int
     numeric: _NumericProfile | None
-    categorical: _CategoricalProfile
+    _counts: pd.Series | None
 
     @property
-    def n(self) -> int:
-        return len(self.clean)
+    def counts(self) -> pd.Series:
+        """Value counts (for count-based tests); derived on demand for rich numerics."""
+        if self._counts is None:
+            assert self.numeric is not None
+            unique, counts = np.unique(self.numeric.sorted_values, return_counts=True)
+            self._counts = pd.Series(counts, index=unique)
+        return self._counts
 
 
 class ReferenceProfile:
@@ -153,17 +167,19 @@ class ReferenceProfile:
             kind: Literal["numerical", "categorical"] = (
                 "categorical" if name in categorical_set or not is_numeric else "numerical"
             )
-            clean = _clean(series)
-            if clean.empty:
+            if kind == "numerical":
+                numeric = _NumericProfile.build(_finite(series))
+                n, counts = numeric.sorted_values.size, numeric.counts
+            else:
+                numeric = None
+                clean = _clean(series)
+                n, counts = len(clean), clean.value_counts(sort=False)
+            if n == 0:
                 raise DriftInputError(
                     f"reference column {name!r} is empty after dropping NaN/inf; "
                     "drop it from the monitored features or fix the reference data"
                 )
-            numeric = _NumericProfile.build(clean) if kind == "numerical" else None
-            counts = clean.value_counts(sort=False)
-            profiles[name] = ColumnProfile(
-                name, kind, clean, numeric, _CategoricalProfile(counts, len(clean))
-            )
+            profiles[name] = ColumnProfile(name, kind, n, numeric, counts)
         return cls(profiles, len(reference))
 
     def compare(
@@ -204,13 +220,18 @@ class ReferenceProfile:
     def _compare_column(
         self, ref: ColumnProfile, current: pd.Series, method: str | None, threshold: float | None
     ) -> ColumnDrift:
-        cur = _clean(current)
+        if ref.kind == "numerical":
+            if not pd.api.types.is_numeric_dtype(current):
+                raise DriftInputError(f"current column {ref.name!r} should be numeric")
+            # Sort the current values once: every numeric test and the cardinality use them.
+            cur_sorted: np.ndarray | None = _finite(current)
+            cur_sorted.sort()
+            cur = pd.Series(cur_sorted, copy=False)
+        else:
+            cur_sorted = None
+            cur = _clean(current)
         if cur.empty:
             raise DriftInputError(f"current column {ref.name!r} is empty after dropping NaN/inf")
-        if ref.kind == "numerical" and not pd.api.types.is_numeric_dtype(cur):
-            raise DriftInputError(f"current column {ref.name!r} should be numeric")
-        # Sort the current numeric values once: every numeric test and the cardinality use it.
-        cur_sorted = np.sort(cur.to_numpy(dtype="float64")) if ref.kind == "numerical" else None
         if method is None:
             method = default_method(ref, cur, cur_sorted)
         if method not in METHODS:
@@ -255,13 +276,13 @@ def default_method(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | 
 def _combined_nunique(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> int:
     """Distinct values of reference and current together, exact up to 6 (all the rules need)."""
     if ref.numeric is not None and cur_sorted is not None:
-        if ref.numeric.unique.size > 5:
-            return int(ref.numeric.unique.size)
+        if ref.numeric.n_unique > 5:
+            return ref.numeric.n_unique
         cur_unique = _unique_sorted(cur_sorted)
         if cur_unique.size > 5:
             return int(cur_unique.size)
-        return int(np.union1d(ref.numeric.unique, cur_unique).size)
-    return len(set(ref.categorical.counts.index) | set(cur.unique()))
+        return int(np.union1d(ref.counts.index.to_numpy(), cur_unique).size)
+    return len(set(ref.counts.index) | set(cur.unique()))
 
 
 def _unique_sorted(sorted_values: np.ndarray) -> np.ndarray:
@@ -280,17 +301,23 @@ def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
     the concatenation and two searches.
     """
     n, m = u.size, v.size
-    # Position of each element in the merged order (stable: u before v on ties).
-    pos_u = np.arange(n) + np.searchsorted(v, u, side="left")
-    pos_v = np.arange(m) + np.searchsorted(u, v, side="right")
     merged = np.empty(n + m, dtype="float64")
-    merged[pos_u] = u
-    merged[pos_v] = v
     step = np.empty(n + m, dtype="float64")
-    step[pos_u] = 1.0 / n
-    step[pos_v] = -1.0 / m
-    cdf_diff = np.cumsum(step[:-1])
-    return float(np.dot(np.abs(cdf_diff), np.diff(merged)))
+    # Position of each element in the merged order (stable: u before v on ties).
+    pos = np.searchsorted(v, u, side="left")
+    pos += np.arange(n)
+    merged[pos] = u
+    step[pos] = 1.0 / n
+    pos = np.searchsorted(u, v, side="right")
+    pos += np.arange(m)
+    merged[pos] = v
+    step[pos] = -1.0 / m
+    del pos
+    # In place: step becomes F_u - F_v at each point, merged[:-1] the gaps between points.
+    np.cumsum(step, out=step)
+    np.abs(step, out=step)
+    np.subtract(merged[1:], merged[:-1], out=merged[:-1])
+    return float(np.dot(step[:-1], merged[:-1]))
 
 
 def _wasserstein(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> float:
@@ -306,9 +333,9 @@ def _ks(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> fl
 
 def _aligned_counts(ref: ColumnProfile, cur: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     cur_counts = cur.value_counts(sort=False)
-    keys = ref.categorical.counts.index.union(cur_counts.index, sort=False)
+    keys = ref.counts.index.union(cur_counts.index, sort=False)
     return (
-        ref.categorical.counts.reindex(keys, fill_value=0).to_numpy(dtype="float64"),
+        ref.counts.reindex(keys, fill_value=0).to_numpy(dtype="float64"),
         cur_counts.reindex(keys, fill_value=0).to_numpy(dtype="float64"),
     )
 
@@ -316,14 +343,25 @@ def _aligned_counts(ref: ColumnProfile, cur: pd.Series) -> tuple[np.ndarray, np.
 def _binned(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None
             ) -> tuple[np.ndarray, np.ndarray]:
     """Evidently's ``get_binned_data``: Sturges histogram for rich numerics, else value shares."""
-    if ref.numeric is not None and cur_sorted is not None and ref.numeric.unique.size > 20:
-        combined = np.concatenate([ref.numeric.sorted_values, cur_sorted])
-        bins = np.histogram_bin_edges(combined, bins="sturges")
+    if ref.numeric is not None and cur_sorted is not None and ref.numeric.n_unique > 20:
+        # np.histogram_bin_edges(concat, "sturges") needs only the size, min and max.
+        values = ref.numeric.sorted_values
+        low, high = min(values[0], cur_sorted[0]), max(values[-1], cur_sorted[-1])
+        bins = _sturges_edges(low, high, values.size + cur_sorted.size)
         ref_pct = np.histogram(ref.numeric.sorted_values, bins)[0] / ref.n
         cur_pct = np.histogram(cur_sorted, bins)[0] / len(cur_sorted)
         return ref_pct, cur_pct
     ref_counts, cur_counts = _aligned_counts(ref, cur)
     return ref_counts / ref.n, cur_counts / len(cur)
+
+
+def _sturges_edges(low: np.float64, high: np.float64, n: int) -> np.ndarray:
+    """``np.histogram_bin_edges(x, "sturges")`` from x's min, max and size alone,
+    step for step as numpy computes it, so the bins are identical without concatenating."""
+    first, last = (low - 0.5, high + 0.5) if low == high else (low, high)
+    width = (high - low) / (np.log2(n) + 1.0)
+    n_bins = int(np.ceil((last - first) / width)) if width else 1
+    return np.linspace(first, last, n_bins + 1, endpoint=True, dtype=np.float64)
 
 
 def _fill_zeroes(percents: np.ndarray) -> np.ndarray:
@@ -352,13 +390,13 @@ def _chisquare(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None
 
 def _z(ref: ColumnProfile, cur: pd.Series, cur_sorted: np.ndarray | None) -> float:
     """Two-proportion z-test on "is the first (sorted) category", as Evidently does."""
-    keys = sorted(set(ref.categorical.counts.index) | set(cur.unique()))
-    ref_unique, cur_unique = ref.categorical.counts.index, cur.unique()
+    keys = sorted(set(ref.counts.index) | set(cur.unique()))
+    ref_unique, cur_unique = ref.counts.index, cur.unique()
     if len(ref_unique) == 1 and len(cur_unique) == 1 and ref_unique[0] == cur_unique[0]:
         return 1.0
     first = keys[0]
     n1, n2 = ref.n, len(cur)
-    p1 = float(n1 - ref.categorical.counts.get(first, 0)) / n1
+    p1 = float(n1 - ref.counts.get(first, 0)) / n1
     p2 = float(int((cur != first).sum())) / n2
     pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
     z_stat = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))

@@ -29,6 +29,7 @@ from incidents.store import Store
 from mlwatch.clock import clock_for
 from mlwatch.config import ModelConfig, Settings, load_settings
 from mlwatch.db import open_store
+from mlwatch.diagnosis import first_diagnosis
 from mlwatch.errors import MlwatchError, SourceError
 from mlwatch.evaluate import GroupData, load_group_data, safe_evaluate
 from mlwatch.plan import group_checks
@@ -90,6 +91,19 @@ def record(store: Store, settings: Settings, model: ModelConfig, results: list[C
         store, results, rules=firing_rules(model), inhibit=inhibition_rules(settings),
         notices=NoticeSettings(settings.slack.channel, notice_context(settings, model)),
         remediation=remediation_labels(model), flow_run_id=run_id, flow_run_url=url)
+
+
+@task(cache_policy=NONE)
+def diagnose_opened(store: Store, settings: Settings, model: ModelConfig,
+                    outcomes: list[Outcome], now: datetime) -> None:
+    """Gather the runbook's first diagnostics for each new incident, into its thread."""
+    notices = NoticeSettings(settings.slack.channel, notice_context(settings, model))
+    labels = remediation_labels(model)
+    for outcome in outcomes:
+        if outcome.applied.action is Action.OPEN and outcome.applied.incident_id:
+            text = first_diagnosis(store, model, outcome.result.alert, now)
+            note(store, outcome.applied.incident_id, "diagnosis", text, now, notices,
+                 labels.get(outcome.result.alert))
 
 
 @task(cache_policy=NONE)
@@ -206,6 +220,7 @@ def monitor(model: str, group: str, config_path: str = "mlwatch.yaml",
         results = [run_check(model_cfg, alert, checks[alert], data, now) for alert in due]
         results.append(_monitor_ok(model_cfg, group, now))
         outcomes = record(store, settings, model_cfg, results)
+        diagnose_opened(store, settings, model_cfg, outcomes, now)
         _remediate(store, settings, model_cfg, outcomes, config_path, now)
         _escalate_unrecovered(store, settings, model_cfg, now)
         delivery = deliver_notices(store, settings, now)

@@ -72,8 +72,11 @@ def absolute_sqlite(url: str) -> str:
     return parsed.set(database=str(path.resolve())).render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the settings mlwatch relies on for each backend."""
+def make_engine(url: str, *, durable: bool = True) -> Engine:
+    """An engine with the settings mlwatch relies on for each backend.
+
+    ``durable=False`` (throwaway SQLite stores such as backtests) skips fsync.
+    """
     if url.startswith("sqlite"):
         url = absolute_sqlite(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -85,6 +88,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if not durable:
+                cursor.execute("PRAGMA synchronous=OFF")
             cursor.close()
 
         @event.listens_for(engine, "begin")

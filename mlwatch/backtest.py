@@ -131,7 +131,7 @@ def backtest(settings: Settings, start: datetime, end: datetime,
     tmp = tempfile.TemporaryDirectory(prefix="mlwatch-backtest-") if own_store else None
     if own_store:
         assert tmp is not None
-        store = open_store(f"sqlite:///{Path(tmp.name) / 'backtest.db'}")
+        store = open_store(f"sqlite:///{Path(tmp.name) / 'backtest.db'}", durable=False)
     assert store is not None
     report = BacktestReport(start, end)
     inhibit = inhibition_rules(settings)

@@ -203,8 +203,8 @@ def incidents_show(incident_id: int, config: ConfigOpt = DEFAULT_CONFIG,
         typer.echo(f"remediation #{r['id']}: {r['action']} {r['status']} — {r['detail']}")
 
 
-def _lifecycle(incident_id: int, config: Path, actor: str, action: str, reason: str = ""
-               ) -> None:
+def _lifecycle(incident_id: int, config: Path, actor: str, action: str, reason: str = "",
+               as_json: bool = False) -> None:
     from incidents.lifecycle import NoticeSettings
     from incidents.notices import enqueue_update
     from incidents.slack import deliver_pending
@@ -225,22 +225,27 @@ def _lifecycle(incident_id: int, config: Path, actor: str, action: str, reason: 
                    remediation_labels(model).get(incident.alert), event, message, now,
                    notices.channel)
     deliver_pending(store, make_sender(settings, console=False), now)
+    if as_json:
+        _echo_json(_incident_dict(store.incident(incident_id)))
+        return
     typer.echo(f"incident #{incident_id}: {message}")
 
 
 @incidents_app.command("ack")
 def incidents_ack(incident_id: int, config: ConfigOpt = DEFAULT_CONFIG,
-                  by: Annotated[str, typer.Option(help="who acknowledges")] = "cli") -> None:
+                  by: Annotated[str, typer.Option(help="who acknowledges")] = "cli",
+                  as_json: JsonOpt = False) -> None:
     """Acknowledge an incident (records who and when; updates the Slack thread)."""
-    _lifecycle(incident_id, config, by, "ack")
+    _lifecycle(incident_id, config, by, "ack", as_json=as_json)
 
 
 @incidents_app.command("resolve")
 def incidents_resolve(incident_id: int, config: ConfigOpt = DEFAULT_CONFIG,
                       by: Annotated[str, typer.Option()] = "cli",
-                      reason: Annotated[str, typer.Option()] = "") -> None:
+                      reason: Annotated[str, typer.Option()] = "",
+                      as_json: JsonOpt = False) -> None:
     """Resolve an incident by hand."""
-    _lifecycle(incident_id, config, by, "resolve", reason)
+    _lifecycle(incident_id, config, by, "resolve", reason, as_json=as_json)
 
 
 @incidents_app.command("stats")

@@ -38,7 +38,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_store(url: str, *, migrate_schema: bool = True) -> Store:
+def open_store(url: str, *, migrate_schema: bool = True, durable: bool = True) -> Store:
     """Connect to the store at ``url`` and bring its schema up to date."""
     try:
         parsed = make_url(url)
@@ -50,7 +50,7 @@ def open_store(url: str, *, migrate_schema: bool = True) -> Store:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, durable=durable)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         if migrate_schema:

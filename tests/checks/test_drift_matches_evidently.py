@@ -131,3 +131,17 @@ def test_profile_is_reused_across_batches_and_names_bad_columns():
     report = profile.compare(empty)
     assert "skewed" in report.skipped and "empty" in report.skipped["skewed"]
     assert "skewed" not in report.columns
+
+
+@pytest.mark.parametrize("n", [10, 137, 5000, 1_000_003])
+def test_sturges_edges_from_min_max_equal_numpy(n):
+    from checks.drift import _sturges_edges
+
+    rng = np.random.default_rng(n)
+    for scale in (1e-3, 1.0, 1e4):
+        values = rng.normal(size=n) * scale
+        expected = np.histogram_bin_edges(values, bins="sturges")
+        assert np.array_equal(_sturges_edges(values.min(), values.max(), n), expected)
+    constant = np.full(n, 3.0)
+    assert np.array_equal(_sturges_edges(3.0, 3.0, n),
+                          np.histogram_bin_edges(constant, bins="sturges"))
