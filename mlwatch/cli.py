@@ -346,6 +346,30 @@ def remediate_rollback(model: Annotated[str, typer.Option()],
     typer.echo(f"rollback of {model}: {outcome}")
 
 
+# --------------------------------------------------------------------------- slack
+@app.command("slack-actions")
+def slack_actions(port: Annotated[int, typer.Option(help="port to listen on")] = 3000,
+                  host: Annotated[str, typer.Option()] = "127.0.0.1",
+                  config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Serve Slack's interactivity endpoint (POST /slack/actions) for the incident buttons."""
+    import uvicorn
+
+    from mlwatch.errors import ConfigError
+    from mlwatch.slack_actions import ActionHandler, create_app
+    from mlwatch.wiring import signing_secret
+
+    settings = _settings(config)
+    secret = signing_secret(settings)
+    if not secret:
+        raise ConfigError(
+            f"no Slack signing secret: set {settings.slack.signing_secret_env} or the Prefect "
+            "Secret block mlwatch-slack-signing-secret; requests cannot be verified without it"
+        )
+    handler = ActionHandler(settings, _store(settings), str(config.resolve()))
+    typer.echo(f"Slack actions endpoint on http://{host}:{port}/slack/actions")
+    uvicorn.run(create_app(handler, secret), host=host, port=port, log_level="warning")
+
+
 # --------------------------------------------------------------------------- backtest
 @app.command()
 def backtest(start: Annotated[str, typer.Option(help="ISO time, e.g. 2026-11-01T00:00Z")],

@@ -14,7 +14,7 @@ import pytest
 
 from checks.result import CheckResult, Status
 from incidents.policy import FiringRule
-from incidents.runbooks import FRONT_MATTER_KEYS, SECTIONS, RUNBOOK_DIR, load_runbook
+from incidents.runbooks import FRONT_MATTER_KEYS, RUNBOOK_DIR, SECTIONS, load_runbook
 from mlwatch.config import ALERTS
 from mlwatch.diagnosis import DIAGNOSTICS
 
