@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.monitor import monitor
-from flows.remediation import rollback
+from flows.remediation import REMEDIATION_FLOWS
 from mlwatch.clock import clock_for
 from mlwatch.config import Settings
 from mlwatch.plan import group_checks, model_groups
@@ -37,12 +37,13 @@ def build_deployments(settings: Settings, config_path: str) -> list[Any]:
                 description=f"{', '.join(alerts)} for {model.name}, every {every} "
                             "(simulated time in the demo)",
             ))
-        deployments.append(rollback.to_deployment(
-            name=f"{model.name}-rollback",
-            parameters={"model": model.name, "config_path": config},
-            tags=["mlwatch", f"model:{model.name}", "remediation"],
-            description=f"Roll {model.name} back to its last known-good version",
-        ))
+        for action, remediation_flow in REMEDIATION_FLOWS.items():
+            deployments.append(remediation_flow.to_deployment(
+                name=f"{model.name}-{action}",
+                parameters={"model": model.name, "config_path": config},
+                tags=["mlwatch", f"model:{model.name}", "remediation", f"action:{action}"],
+                description=f"{action} for {model.name} (started by monitors, people, Slack)",
+            ))
     return deployments
 
 

@@ -20,7 +20,7 @@ from prefect.tasks import exponential_backoff
 from checks._time import utc
 from checks.report import evidently_drift_html
 from checks.result import CheckResult, Status
-from flows.remediation import rollback
+from flows.remediation import REMEDIATION_FLOWS
 from flows.reporting import emit_incident_events, publish_artifacts
 from incidents.lifecycle import NoticeSettings, Outcome, note, record_results
 from incidents.policy import Action, incident_key
@@ -154,27 +154,32 @@ def _write_drift_report(settings: Settings, model: ModelConfig, data: GroupData,
 
 def _remediate(store: Store, settings: Settings, model: ModelConfig, outcomes: list[Outcome],
                config_path: str, now: datetime) -> None:
+    """Start the configured remediation for each new incident: inline, or paused for approval."""
     notices = NoticeSettings(settings.slack.channel, notice_context(settings, model))
     labels = remediation_labels(model)
     for outcome in outcomes:
         alert = outcome.result.alert
         rule = model.remediation.get(alert)
-        if outcome.applied.action is not Action.OPEN or rule is None or rule.mode == "off":
-            continue
         incident_id = outcome.applied.incident_id
-        if rule.action != "rollback":
-            note(store, incident_id, "remediation",
-                 f"{rule.action} is configured for {alert}; run it from the runbook "
-                 f"(`mlwatch runbook {alert}`)", now, notices, labels.get(alert))
+        if (outcome.applied.action is not Action.OPEN or incident_id is None or rule is None
+                or rule.mode == "off" or rule.action == "none"):
             continue
-        if rule.mode == "approve":
+        parameters = {"model": model.name, "incident_id": incident_id, "alert": alert,
+                      "config_path": config_path, "now": now, "mode": rule.mode,
+                      "dry_run": rule.dry_run}
+        if rule.mode == "auto":
+            REMEDIATION_FLOWS[rule.action](**parameters)
+            continue
+        # approve: a separate flow run pauses for input, so this monitor run is not blocked.
+        name = f"mlwatch-{rule.action}/{model.name}-{rule.action}"
+        try:
+            from prefect.deployments import run_deployment
+
+            run_deployment(name=name, parameters=parameters, timeout=0)
+        except Exception as exc:  # noqa: BLE001 - say why on the incident, keep monitoring
             note(store, incident_id, "remediation",
-                 "rollback awaits approval: press Roll back in Slack or run "
-                 f"`mlwatch remediate rollback --model {model.name} --incident {incident_id}`",
+                 f"{rule.action} needs approval but deployment {name} could not start: {exc}",
                  now, notices, labels.get(alert))
-            continue
-        rollback(model=model.name, incident_id=incident_id, config_path=config_path, now=now,
-                 alert=alert, mode=rule.mode, dry_run=rule.dry_run)
 
 
 def _escalate_unrecovered(store: Store, settings: Settings, model: ModelConfig,
@@ -191,7 +196,7 @@ def _escalate_unrecovered(store: Store, settings: Settings, model: ModelConfig,
             continue
         message = (f"{model.owner} {incident.alert} has not recovered "
                    f"{rule.verify_within} after {rule.action}; no further automatic action")
-        if store.escalate(incident.id, now, message):
+        if store.escalate(incident.id, now):
             note(store, incident.id, "escalated", message, now, notices,
                  remediation_labels(model).get(incident.alert))
 

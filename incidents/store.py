@@ -297,14 +297,14 @@ class Store:
         with self.session() as session:
             self._event(session, incident_id, utc(now), kind, message, actor=actor, data=data)
 
-    def escalate(self, incident_id: int, now: datetime, message: str) -> bool:
-        """Mark an incident escalated once; returns False if it already was."""
+    def escalate(self, incident_id: int, now: datetime) -> bool:
+        """Mark an incident escalated once; returns False if it already was (or resolved).
+        The caller adds the timeline event with the notice."""
         with self.session() as session:
             incident = self._get(session, incident_id)
             if incident.escalated_at is not None or incident.status == "resolved":
                 return False
             incident.escalated_at = utc(now)
-            self._event(session, incident_id, utc(now), "escalated", message)
             return True
 
     @staticmethod

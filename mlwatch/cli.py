@@ -330,6 +330,19 @@ def runbook(alert: str) -> None:
 
 
 # --------------------------------------------------------------------------- remediation
+def _remediate_now(action: str, model: str, incident: int | None, config: Path,
+                   dry_run: bool, by: str) -> None:
+    from flows.remediation import RemediationContext, retrain_model, rollback_model
+
+    settings = _settings(config)
+    store = _store(settings)
+    alert = store.incident(incident).alert if incident is not None else "manual"
+    ctx = RemediationContext(store, settings, settings.model(model), incident, alert,
+                             _now(settings), "manual", dry_run, by)
+    outcome = rollback_model(ctx) if action == "rollback" else retrain_model(ctx).status
+    typer.echo(f"{action} of {model}: {outcome}")
+
+
 @remediate_app.command("rollback")
 def remediate_rollback(model: Annotated[str, typer.Option()],
                        incident: Annotated[int | None, typer.Option()] = None,
@@ -337,13 +350,17 @@ def remediate_rollback(model: Annotated[str, typer.Option()],
                        dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
                        by: Annotated[str, typer.Option()] = "cli") -> None:
     """Roll MODEL back to its last known-good version now."""
-    from flows.remediation import rollback_model
+    _remediate_now("rollback", model, incident, config, dry_run, by)
 
-    settings = _settings(config)
-    store = _store(settings)
-    outcome = rollback_model(store, settings, settings.model(model), incident, _now(settings),
-                             alert="manual", mode="manual", dry_run=dry_run, actor=by)
-    typer.echo(f"rollback of {model}: {outcome}")
+
+@remediate_app.command("retrain")
+def remediate_retrain(model: Annotated[str, typer.Option()],
+                      incident: Annotated[int | None, typer.Option()] = None,
+                      config: ConfigOpt = DEFAULT_CONFIG,
+                      dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+                      by: Annotated[str, typer.Option()] = "cli") -> None:
+    """Retrain MODEL on recent labeled data; promote only if it beats the champion."""
+    _remediate_now("retrain", model, incident, config, dry_run, by)
 
 
 # --------------------------------------------------------------------------- slack

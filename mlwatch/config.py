@@ -182,11 +182,27 @@ class ChecksConfig(_Strict):
 
 
 class RemediationRule(_Strict):
-    action: Literal["rollback", "retrain", "rerun_pipeline", "none"]
+    """Which remediation an alert triggers and how much a person must be involved."""
+
+    action: Literal["rollback", "retrain", "none"]
     mode: Literal["auto", "approve", "off"] = "auto"
     dry_run: bool = False
     cooldown: Duration = timedelta(hours=1)
     verify_within: Duration = timedelta(hours=1)
+    approval_timeout: Duration = Field(
+        timedelta(hours=1), description="real time a paused remediation waits for approval"
+    )
+
+
+class TrainingConfig(_Strict):
+    """How the retrain remediation builds and judges a challenger."""
+
+    trainer: str = Field(pattern=r"^[\w.]+:\w+$", description="module:function")
+    window: Duration = timedelta(hours=24)
+    min_rows: int = Field(500, ge=10)
+    holdout: float = Field(0.25, gt=0, lt=1)
+    metric: Literal["accuracy", "f1", "roc_auc"] = "accuracy"
+    margin: float = Field(0.01, ge=0)
 
 
 def _rule(value: Any) -> Any:
@@ -205,6 +221,7 @@ class ModelConfig(_Strict):
     sources: SourcesConfig = SourcesConfig()
     checks: ChecksConfig = ChecksConfig()
     remediation: dict[str, RemediationValue] = Field(default_factory=dict)
+    training: TrainingConfig | None = None
 
     @field_validator("remediation")
     @classmethod

@@ -37,6 +37,16 @@ class VersionInfo:
     training_end: datetime | None = None
 
 
+def load_artifact(info: VersionInfo) -> Any:
+    """Load a version's model from its artifact location (a local pickle here)."""
+    import pickle
+    from pathlib import Path
+
+    if not info.artifact or not Path(info.artifact).exists():
+        raise RegistryError(f"{info.model} {info.version}: artifact {info.artifact!r} is missing")
+    return pickle.loads(Path(info.artifact).read_bytes())
+
+
 class ModelRegistry(Protocol):
     def register(self, info: VersionInfo) -> None: ...
     def alias(self, model: str, alias: str) -> str | None: ...

@@ -52,6 +52,13 @@ class ActionHandler:
         self.config_path = config_path
         self.start_deployment = start_deployment
 
+    @staticmethod
+    def resume(flow_run_id: str, approver: str) -> None:
+        """Resume a remediation paused for approval, answering its Approval input."""
+        from prefect.flow_runs import resume_flow_run
+
+        resume_flow_run(flow_run_id, run_input={"approve": True, "approver": approver})
+
     def handle(self, action: str, incident_id: int, user: str) -> None:
         now = clock_for(self.settings).now()
         incident = self.store.incident(incident_id)
@@ -72,11 +79,18 @@ class ActionHandler:
                      label, actor=actor)
         elif action == "rollback":
             name = f"mlwatch-rollback/{model.name}-rollback"
+            waiting = [r for r in self.store.remediations(incident_id=incident_id)
+                       if r.status == "awaiting_approval" and r.flow_run_id]
             try:
-                run_id = self.start_deployment(name, {
-                    "model": model.name, "incident_id": incident_id, "alert": incident.alert,
-                    "config_path": self.config_path, "mode": "manual", "actor": actor})
-                message = f"{user} started a rollback (Prefect flow run {run_id})"
+                if waiting:  # a paused remediation asks for approval: this press gives it
+                    self.resume(waiting[-1].flow_run_id, actor)
+                    message = f"{user} approved the paused {waiting[-1].action}"
+                else:
+                    run_id = self.start_deployment(name, {
+                        "model": model.name, "incident_id": incident_id,
+                        "alert": incident.alert, "config_path": self.config_path,
+                        "mode": "manual", "actor": actor})
+                    message = f"{user} started a rollback (Prefect flow run {run_id})"
             except Exception as exc:  # noqa: BLE001 - the thread must say why it did not start
                 message = f"{user} asked for a rollback, but it could not start: {exc}"
             note(self.store, incident_id, "remediation", message, now, notices, label,
