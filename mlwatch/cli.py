@@ -363,6 +363,25 @@ def remediate_retrain(model: Annotated[str, typer.Option()],
     _remediate_now("retrain", model, incident, config, dry_run, by)
 
 
+# --------------------------------------------------------------------------- scale out
+@app.command()
+def deploy(pool: Annotated[str, typer.Option(help="Prefect work pool (created if missing)")]
+           = "mlwatch",
+           pool_limit: Annotated[int, typer.Option(help="flow runs at once in the pool")] = 8,
+           per_model_limit: Annotated[int, typer.Option(
+               help="flow runs at once per model")] = 2,
+           config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Deploy every monitor and remediation flow to a work pool for `prefect worker start`."""
+    from deployments.pool import PoolSettings, deploy_all
+
+    settings = _settings(config)
+    names = deploy_all(settings, str(config), PoolSettings(pool, pool_limit, per_model_limit))
+    typer.echo(f"deployed {len(names)} deployment(s) to work pool {pool!r}:")
+    for name in names:
+        typer.echo(f"  {name}")
+    typer.echo(f"start workers with: prefect worker start --pool {pool}")
+
+
 # --------------------------------------------------------------------------- slack
 @app.command("slack-actions")
 def slack_actions(port: Annotated[int, typer.Option(help="port to listen on")] = 3000,

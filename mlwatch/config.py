@@ -347,12 +347,48 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_settings(raw: Any, source: Path = Path("<config>")) -> Settings:
+def _anchor(value: Any, base: Path) -> Any:
+    """A relative file path or SQLite URL, made absolute against ``base``."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+        rest = value.removeprefix("sqlite:///")
+        if rest and not rest.startswith(":memory:"):
+            return f"sqlite:///{(base / rest).resolve()}"
+        return value
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return str((base / value).resolve())
+
+
+def _anchor_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative paths in a config file mean "next to the config file", wherever mlwatch
+    runs (a worker's working directory is the code's checkout, not the config's)."""
+    for key in ("store", "state_dir"):
+        if key in raw:
+            raw[key] = _anchor(raw[key], base)
+    raw.setdefault("state_dir", _anchor(".mlwatch", base))
+    raw.setdefault("store", f"sqlite:///{Path(raw['state_dir']) / 'mlwatch.db'}")
+    for model in raw.get("models") or []:
+        sources = model.get("sources") if isinstance(model, dict) else None
+        for source in (sources or {}).values():
+            if isinstance(source, dict):
+                for key in ("url", "path"):
+                    if key in source:
+                        source[key] = _anchor(source[key], base)
+    return raw
+
+
+def parse_settings(raw: Any, source: Path = Path("<config>"), base: Path | None = None
+                   ) -> Settings:
     """Validate a parsed YAML document; raise ConfigError naming each bad key path."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping with at least 'models'")
+    raw = _apply_env(raw)
+    if base is not None:
+        raw = _anchor_paths(raw, base)
     try:
-        return Settings.model_validate(_apply_env(raw))
+        return Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(source, exc)) from None
 
@@ -371,4 +407,4 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", exc)
         raise ConfigError(f"{file}: not valid YAML{where}: {problem}") from None
-    return parse_settings(raw, file)
+    return parse_settings(raw, file, base=file.resolve().parent)

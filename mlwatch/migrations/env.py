@@ -8,6 +8,9 @@ connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations through mlwatch.db.migrate(), which passes a connection")
 
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+# Our own version table, so the store can share a database with other Alembic users
+# (for example the Prefect server's own tables).
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
+                  version_table="mlwatch_alembic_version")
 with context.begin_transaction():
     context.run_migrations()

@@ -28,7 +28,7 @@ def test_migrations_create_every_table_and_are_idempotent(store_url):
     tables = set(inspect(store.engine).get_table_names())
     assert {"incidents", "incident_events", "check_results", "notifications", "remediations",
             "model_versions", "model_aliases", "silences", "alert_states",
-            "alembic_version"} <= tables
+            "mlwatch_alembic_version"} <= tables
     store.dispose()
     open_store(store_url).dispose()  # second start: nothing to do, no error
 
