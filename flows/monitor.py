@@ -209,7 +209,7 @@ def monitor(model: str, group: str, config_path: str = "mlwatch.yaml",
     settings = load_settings(config_path)
     model_cfg = settings.model(model)
     now = utc(now) if now else clock_for(settings).now()
-    store = open_store(settings.store, migrate_schema=False)
+    store = open_store(settings.store)
     try:
         checks = group_checks(model_cfg, group)
         due = _due(store, model_cfg, checks, now, force)

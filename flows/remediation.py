@@ -285,7 +285,7 @@ def _run(action: str, model: str, incident_id: int | None, config_path: str,
 
     settings = load_settings(config_path)
     model_cfg = settings.model(model)
-    store = open_store(settings.store, migrate_schema=False)
+    store = open_store(settings.store)
     ctx = RemediationContext(store, settings, model_cfg, incident_id, alert,
                              utc(now) if now else clock_for(settings).now(), mode, dry_run,
                              actor, flow_run.id)

@@ -375,6 +375,7 @@ def deploy(pool: Annotated[str, typer.Option(help="Prefect work pool (created if
     from deployments.pool import PoolSettings, deploy_all
 
     settings = _settings(config)
+    _store(settings).dispose()  # migrate once here, before many workers start
     names = deploy_all(settings, str(config), PoolSettings(pool, pool_limit, per_model_limit))
     typer.echo(f"deployed {len(names)} deployment(s) to work pool {pool!r}:")
     for name in names:

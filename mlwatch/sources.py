@@ -96,8 +96,11 @@ def _read_sql(source: SourceConfig, role: str, time_column: str | None,
     try:
         with _engine(absolute_sqlite(source.url)).connect() as connection:
             return pd.read_sql(statement, connection, params=params)
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        # pandas wraps the driver's error; report the driver's own words.
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ \
+            else exc
+        reason = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
         what = source.table or "query"
         raise SourceError(
             f"cannot read {role} from {what} at {redact(source.url)}: {reason}"
