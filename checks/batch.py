@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from checks._time import format_duration, utc
-from checks.drift import DriftInputError, ReferenceProfile
+from checks.drift import DriftInputError, DriftReport, ReferenceProfile
 from checks.result import CheckResult, Status, error_result
 
 
@@ -39,12 +39,20 @@ def data_drift(
                                  drift_share=drift_share)
     except DriftInputError as exc:
         return error_result(alert, model, now, str(exc))
+    return drift_result(report, now, model=model, window=window, severity=severity)
+
+
+def drift_result(report: DriftReport, now: datetime, *, model: str, window: timedelta,
+                 severity: str = "page") -> CheckResult:
+    """The data_drift result for a finished drift report (local or from Dask workers)."""
+    alert = "data_drift"
+    drift_share = report.drift_share
     if not report.columns:
         return error_result(alert, model, now, "no feature could be compared",
                             skipped=report.skipped)
     drifted = [c.column for c in report.top(len(report.columns)) if c.drifted]
     details = {"share_drifted": report.share_drifted, "drift_share": drift_share,
-               "rows": len(current), "columns": report.table(), "skipped": report.skipped,
+               "rows": report.n_current, "columns": report.table(), "skipped": report.skipped,
                "drifted_columns": drifted}
     top = ", ".join(f"{c.column} ({c.method} {c.score:.3g})" for c in report.top(3) if c.drifted)
     summary = (f"{model}: {report.n_drifted}/{len(report.columns)} features drifted "

@@ -182,6 +182,10 @@ class ReferenceProfile:
             profiles[name] = ColumnProfile(name, kind, n, numeric, counts)
         return cls(profiles, len(reference))
 
+    def subset(self, columns: Sequence[str]) -> ReferenceProfile:
+        """The profile of some columns only (to spread columns over workers)."""
+        return ReferenceProfile({c: self.columns[c] for c in columns}, self.n_rows)
+
     def compare(
         self,
         current: pd.DataFrame,
@@ -244,6 +248,18 @@ class ReferenceProfile:
             score <= limit if method == "ks" else score >= limit
         )
         return ColumnDrift(ref.name, ref.kind, method, float(score), limit, bool(drifted))
+
+
+def merge_reports(parts: Sequence[DriftReport], drift_share: float) -> DriftReport:
+    """One report from reports over disjoint column sets of the same batch."""
+    columns: dict[str, ColumnDrift] = {}
+    skipped: dict[str, str] = {}
+    for part in parts:
+        columns.update(part.columns)
+        skipped.update(part.skipped)
+    n_reference = max((p.n_reference for p in parts), default=0)
+    n_current = max((p.n_current for p in parts), default=0)
+    return DriftReport(columns, drift_share, n_reference, n_current, skipped)
 
 
 def detect_drift(

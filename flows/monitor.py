@@ -116,6 +116,17 @@ def deliver_notices(store: Store, settings: Settings, now: datetime) -> dict[str
             "failed": len(report.failed), "waiting": len(report.waiting)}
 
 
+def _evaluate_due(model: ModelConfig, alert: str, check: Any, data: GroupData, now: datetime,
+                  config_path: str) -> CheckResult:
+    """A task in this process, or — for drift configured with ``dask:`` — a subflow whose
+    tasks run on the Dask cluster."""
+    if alert == "data_drift" and getattr(check, "dask", None) is not None:
+        from flows.dask_drift import drift_on_dask_for
+
+        return drift_on_dask_for(check)(model=model.name, config_path=config_path, now=now)
+    return run_check(model, alert, check, data, now)
+
+
 def _due(store: Store, model: ModelConfig, checks: dict[str, Any], now: datetime,
          force: bool) -> list[str]:
     if force:
@@ -222,7 +233,8 @@ def monitor(model: str, group: str, config_path: str = "mlwatch.yaml",
             _record_monitor_failure(store, settings, model_cfg, group, now, str(exc))
             deliver_notices(store, settings, now)
             raise
-        results = [run_check(model_cfg, alert, checks[alert], data, now) for alert in due]
+        results = [_evaluate_due(model_cfg, alert, checks[alert], data, now, config_path)
+                   for alert in due]
         results.append(_monitor_ok(model_cfg, group, now))
         outcomes = record(store, settings, model_cfg, results)
         diagnose_opened(store, settings, model_cfg, outcomes, now)

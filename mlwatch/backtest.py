@@ -22,6 +22,7 @@ import pandas as pd
 
 from checks._time import utc
 from checks.result import CheckResult
+from checks.serving import ServingSeries
 from incidents.policy import Action
 from incidents.store import Store
 from mlwatch.config import ModelConfig, Settings
@@ -96,10 +97,12 @@ def load_history(model: ModelConfig, start: datetime, end: datetime) -> dict[str
     return history
 
 
-def _group_data(model: ModelConfig, group: str, history: dict[str, _Sorted], now: datetime
-                ) -> GroupData:
-    data = GroupData()
+def _group_data(model: ModelConfig, group: str, history: dict[str, _Sorted], now: datetime,
+                serving: ServingSeries | None) -> GroupData:
+    data = GroupData(serving_series=serving)
     for role, span in lookback(model, group).items():
+        if role == "serving" and serving is not None:
+            continue  # the whole-history series answers any window ending at ``now``
         data.frames[role] = history[role].between(now - span, now)
     return data
 
@@ -138,9 +141,11 @@ def backtest(settings: Settings, start: datetime, end: datetime,
     try:
         for model in settings.models:
             history = load_history(model, start, end)
+            serving = (ServingSeries.from_frame(history["serving"].frame)
+                       if "serving" in history else None)
             rules = firing_rules(model)
             for moment, _, group, alerts in _schedule(model, start, end):
-                data = _group_data(model, group, history, moment)
+                data = _group_data(model, group, history, moment, serving)
                 checks = group_checks(model, group)
                 for alert in alerts:
                     result: CheckResult = safe_evaluate(model, alert, checks[alert], data,

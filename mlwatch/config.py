@@ -81,8 +81,17 @@ class _CheckBase(_Strict):
     resolve_after: int = Field(2, ge=1, description="healthy evaluations before auto-resolve")
 
 
+class DaskSettings(_Strict):
+    """Run the drift check on a Dask cluster (needs the ``dask`` extra: prefect-dask)."""
+
+    address: str | None = Field(None, description="scheduler address; None starts a local one")
+    n_workers: int = Field(2, ge=1)
+    column_chunks: int = Field(4, ge=1, description="tasks per batch, columns split evenly")
+
+
 class DataDriftCheck(_CheckBase):
     window: Duration = timedelta(hours=6)
+    dask: DaskSettings | None = None
     threshold: float | None = Field(None, gt=0)
     drift_share: float = Field(0.5, gt=0, le=1)
     methods: dict[str, Literal["wasserstein", "jensenshannon", "ks", "chisquare", "z", "psi"]] = (

@@ -21,7 +21,7 @@ from checks.drift import DriftInputError, ReferenceProfile
 from checks.pipeline import pipeline_delay
 from checks.quality import QualityOutcome, data_quality
 from checks.result import CheckResult, error_result
-from checks.serving import error_rate_spike, latency_spike
+from checks.serving import ServingSeries, error_rate_spike, latency_spike
 from mlwatch.config import (
     AccuracyDropCheck,
     DataDriftCheck,
@@ -45,6 +45,14 @@ class GroupData:
 
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     quality: QualityOutcome | None = None
+    serving_series: ServingSeries | None = None
+
+    def serving(self) -> ServingSeries:
+        """Serving events indexed for window counts, built once and shared by the checks.
+        (Windows end at ``now``, so a series spanning later data never leaks the future.)"""
+        if self.serving_series is None:
+            self.serving_series = ServingSeries.from_frame(self.frames["serving"])
+        return self.serving_series
 
 
 def _source(model: ModelConfig, role: str) -> SourceConfig:
@@ -92,7 +100,9 @@ def load_group_data(model: ModelConfig, group: str, now: datetime) -> GroupData:
 @lru_cache(maxsize=16)
 def _profile(path: str, mtime: float, columns: tuple[str, ...], categorical: tuple[str, ...]
              ) -> ReferenceProfile:
-    frame = pd.read_parquet(path) if path.endswith((".parquet", ".pq")) else pd.read_csv(path)
+    wanted = list(columns)
+    frame = (pd.read_parquet(path, columns=wanted) if path.endswith((".parquet", ".pq"))
+             else pd.read_csv(path, usecols=wanted))
     return ReferenceProfile.build(frame, columns, categorical)
 
 
@@ -148,11 +158,11 @@ def evaluate_check(model: ModelConfig, alert: str, check: object, data: GroupDat
     name, frames = model.name, data.frames
     severity = getattr(check, "severity", "page")
     if isinstance(check, ErrorRateCheck):
-        return error_rate_spike(frames["serving"], now, model=name, objective=check.objective,
+        return error_rate_spike(data.serving(), now, model=name, objective=check.objective,
                                 rules=[tuple(w) for w in check.windows],
                                 min_requests=check.min_requests, severity=severity)
     if isinstance(check, LatencyCheck):
-        return latency_spike(frames["serving"], now, model=name, percentile=check.percentile,
+        return latency_spike(data.serving(), now, model=name, percentile=check.percentile,
                              threshold_ms=check.threshold_ms, long_window=check.long_window,
                              short_window=check.short_window, min_requests=check.min_requests,
                              severity=severity)

@@ -42,15 +42,25 @@ def read_source(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    columns: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Rows of one role with role-named columns, ``since < time <= until`` when given."""
+    """Rows of one role with role-named columns, ``since < time <= until`` when given.
+
+    ``columns`` (role names) reads only those columns (plus the time column) where the
+    source can project: Parquet files and SQL tables.
+    """
     rename = {user: mine for mine, user in source.columns.items()}
     time_role = TIME_ROLE.get(role)
     time_column = source.columns.get(time_role, time_role) if time_role else None
+    wanted = None
+    if columns is not None:
+        wanted = [source.columns.get(c, c) for c in columns]
+        if time_column and time_column not in wanted:
+            wanted.append(time_column)
     if source.path:
-        frame = _read_file(Path(source.path), role)
+        frame = _read_file(Path(source.path), role, wanted)
     else:
-        frame = _read_sql(source, role, time_column, since, until)
+        frame = _read_sql(source, role, time_column, since, until, wanted)
     frame = frame.rename(columns=rename)
     if time_role and time_role in frame.columns:
         stamps = as_utc_series(frame[time_role])
@@ -63,28 +73,30 @@ def read_source(
     return frame.reset_index(drop=True)
 
 
-def _read_file(path: Path, role: str) -> pd.DataFrame:
+def _read_file(path: Path, role: str, columns: list[str] | None = None) -> pd.DataFrame:
     if not path.exists():
         raise SourceError(f"{role} source file {path} does not exist; fix 'path' in the config")
     try:
         if path.suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            return pd.read_parquet(path, columns=columns)
         if path.suffix in (".csv", ".txt"):
-            return pd.read_csv(path)
+            return pd.read_csv(path, usecols=columns)
     except (OSError, ValueError) as exc:
         raise SourceError(f"cannot read {role} source {path}: {exc}") from None
     raise SourceError(f"{role} source {path}: use a .parquet or .csv file")
 
 
 def _read_sql(source: SourceConfig, role: str, time_column: str | None,
-              since: datetime | None, until: datetime | None) -> pd.DataFrame:
+              since: datetime | None, until: datetime | None,
+              columns: list[str] | None = None) -> pd.DataFrame:
     assert source.url is not None
     if source.query:
         statement = text(source.query)
         params: dict[str, object] = {}
     else:
         assert source.table is not None
-        statement = select(text("*")).select_from(table(source.table))
+        projection = [column(c) for c in columns] if columns else [text("*")]
+        statement = select(*projection).select_from(table(source.table))
         params = {}
         stamp = DateTime()
         if time_column and since is not None:
@@ -95,7 +107,8 @@ def _read_sql(source: SourceConfig, role: str, time_column: str | None,
             params["until"] = _naive(until)
     try:
         with _engine(absolute_sqlite(source.url)).connect() as connection:
-            return pd.read_sql(statement, connection, params=params)
+            frame = pd.read_sql(statement, connection, params=params)
+        return frame[columns] if columns and source.query else frame
     except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
         # pandas wraps the driver's error; report the driver's own words.
         cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ \
