@@ -87,6 +87,7 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     (state / "pids").mkdir(parents=True, exist_ok=True)
     (state / "pids" / "mlwatch-run.pid").write_text(str(os.getpid()))
     from deployments.serve import build_deployments, serve_all
+    from mlwatch.db import redact
     from mlwatch.wiring import notices_path, slack_token
 
     ui = settings.prefect_api_url.removesuffix("/api")
@@ -97,7 +98,7 @@ def run(config: ConfigOpt = DEFAULT_CONFIG) -> None:
         "", "mlwatch is running.",
         f"  Prefect UI:        {ui}  (deployments: {', '.join(names)})",
         f"  Incident notices:  {target}",
-        f"  Store:             {settings.store}",
+        f"  Store:             {redact(settings.store)}",
         f"  Demo world:        {'on, ' + str(settings.demo.speed) + 'x speed' if settings.demo.enabled else 'off'}",  # noqa: E501
         "  Try:               mlwatch incidents list   |   mlwatch incidents stats",
         "  Stop:              Ctrl-C, or `make stop` from another terminal", "",

@@ -132,3 +132,15 @@ def test_console_sender_writes_the_same_text_to_a_file(sqlite_store, tmp_path):
     assert f"incident #{incident_id}" in text and "Runbook" in text
     notice = sqlite_store.incident(incident_id)
     assert notice.slack_ts == "console-1"
+
+
+def test_secrets_stay_out_of_errors_outbox_and_logs(sqlite_store, slack, caplog):
+    open_incident(sqlite_store)
+    slack.api.script.extend([("500", None)])
+    with caplog.at_level("DEBUG"):
+        report = deliver_pending(sqlite_store, sender(slack), T0)
+    [error] = report.failed.values()
+    [notice] = sqlite_store.pending_notices()
+    assert TOKEN not in error and TOKEN not in (notice.last_error or "")
+    assert TOKEN not in caplog.text
+    assert "internal_error" in error  # the reason is still there, named
