@@ -63,7 +63,7 @@ def naive_alerts(model: ModelConfig, start: datetime, end: datetime) -> list[Ale
     history = load_history(model, start, end)
     serving = ServingSeries.from_frame(history["serving"].frame)
     preds = history["predictions"]
-    labels = history["labels"].frame
+    labels = history["labels"]
     runs = history["pipeline_runs"].frame
     deploys = history["deployments"].frame
     features = reference_profile(model, model.features)
@@ -103,8 +103,9 @@ def naive_alerts(model: ModelConfig, start: datetime, end: datetime) -> list[Ale
                             drift_share=0.5, min_rows=1))
             fire(prediction_shift(scores, batch, now, model=model.name, window=hour,
                                   min_rows=1))
-            recent = preds.between(now - timedelta(hours=24), now)
-            fire(accuracy_drop(recent, labels, now, model=model.name,
+            day = timedelta(hours=24)
+            recent = preds.between(now - day, now)
+            fire(accuracy_drop(recent, labels.between(now - day, now), now, model=model.name,
                                window=timedelta(hours=24), label_delay=timedelta(0),
                                minimum=checks.accuracy_drop.min, min_labels=1,
                                min_coverage=1e-9, confidence=0.5000001))
