@@ -60,5 +60,16 @@ def note(store: Store, incident_id: int, event: str, message: str, now: datetime
     """Add a timeline event and the matching Slack update (update in place + thread reply)."""
     store.add_event(incident_id, event, message, now, actor=actor)
     incident = store.incident(incident_id)
-    enqueue_update(store, incident, notices.context, remediation, event, message, now,
+    enqueue_update(store, incident, notices.context,
+                   remediation_status(store, incident_id, remediation), event, message, now,
                    notices.channel)
+
+
+def remediation_status(store: Store, incident_id: int, label: str | None) -> str | None:
+    """What the root message shows: the configured remediation and its latest outcome."""
+    rows = store.remediations(incident_id=incident_id)
+    if not rows:
+        return label
+    last = rows[-1]
+    outcome = f"{last.action} {last.status.replace('_', ' ')}: {last.detail}"
+    return f"{label} — {outcome}" if label else outcome
