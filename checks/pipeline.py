@@ -48,12 +48,11 @@ def pipeline_delay(
                                max_delay.total_seconds(), cadence, now,
                                f"{model}: no runs of {name} recorded yet",
                                {"pipeline": name}, severity=severity)
+        # No success in view: count the lateness from the first run we can see, so a
+        # failed run that is retried in time is not a page.
         first = finished.min().to_pydatetime()
-        delay = now - first
-        return CheckResult(alert, model, Status.BREACH, delay.total_seconds(),
-                           max_delay.total_seconds(), cadence, now,
-                           f"{model}: {name} has never succeeded ({len(frame)} failed runs)",
-                           {"pipeline": name, "failed_runs": int(len(frame))}, severity=severity)
+        return _judge(alert, model, name, now, first, cadence, max_delay,
+                      failed=int(len(frame)), severity=severity, succeeded=False)
     last_ok = finished[ok].max().to_pydatetime()
     return _judge(alert, model, name, now, last_ok, cadence, max_delay,
                   failed=int((~ok & (finished > pd.Timestamp(last_ok))).sum()), severity=severity)
@@ -79,14 +78,16 @@ def freshness_delay(
 
 
 def _judge(alert: str, model: str, name: str, now: datetime, last_ok: datetime,
-           cadence: timedelta, max_delay: timedelta, *, failed: int, severity: str) -> CheckResult:
+           cadence: timedelta, max_delay: timedelta, *, failed: int, severity: str,
+           succeeded: bool = True) -> CheckResult:
     expected = last_ok + cadence
     delay = max(now - expected, timedelta(0))
     details = {"pipeline": name, "last_success": last_ok.isoformat(),
                "expected_by": expected.isoformat(), "failed_since": failed,
                "delay_s": delay.total_seconds()}
     breach = delay > max_delay
-    summary = (f"{model}: {name} last succeeded {format_duration(now - last_ok)} ago; "
+    since = "last succeeded" if succeeded else "has not succeeded since its first run"
+    summary = (f"{model}: {name} {since} {format_duration(now - last_ok)} ago; "
                f"{format_duration(delay)} late (allowed {format_duration(max_delay)})")
     if failed:
         summary += f"; {failed} failed run(s) since"

@@ -24,6 +24,12 @@ WORKBOOK_PAGE_RULES: tuple[BurnRule, ...] = (
     (timedelta(hours=1), timedelta(minutes=5), 14.4),
     (timedelta(hours=6), timedelta(minutes=30), 6.0),
 )
+# mlwatch's default adds a fast-burn rule in front, so a bad deployment failing a quarter
+# of requests pages within 15 minutes instead of the ~35 the 1h window alone needs.
+DEFAULT_PAGE_RULES: tuple[BurnRule, ...] = (
+    (timedelta(minutes=15), timedelta(minutes=5), 14.4),
+    *WORKBOOK_PAGE_RULES,
+)
 WORKBOOK_TICKET_RULES: tuple[BurnRule, ...] = ((timedelta(days=3), timedelta(hours=6), 1.0),)
 
 
@@ -88,7 +94,7 @@ def error_rate_spike(
     *,
     model: str,
     objective: float = 0.99,
-    rules: tuple[BurnRule, ...] | list[BurnRule] = WORKBOOK_PAGE_RULES,
+    rules: tuple[BurnRule, ...] | list[BurnRule] = DEFAULT_PAGE_RULES,
     min_requests: int = 20,
     severity: str = "page",
 ) -> CheckResult:

@@ -133,9 +133,11 @@ class PipelineDelayCheck(_CheckBase):
 class ErrorRateCheck(_CheckBase):
     every: Duration = timedelta(minutes=1)
     objective: float = Field(0.99, gt=0, lt=1)
-    # [long, short, burn-rate factor]; the SRE workbook's page rules by default.
+    # [long, short, burn-rate factor]: a 15m/5m fast-burn rule, then the SRE workbook's
+    # page rules (1h/5m at 14.4x, 6h/30m at 6x).
     windows: list[tuple[Duration, Duration, float]] = Field(
         default_factory=lambda: [
+            (timedelta(minutes=15), timedelta(minutes=5), 14.4),
             (timedelta(hours=1), timedelta(minutes=5), 14.4),
             (timedelta(hours=6), timedelta(minutes=30), 6.0),
         ]

@@ -155,3 +155,15 @@ def test_data_drift_and_prediction_shift_results():
     same = prediction_shift(score_profile, pd.DataFrame({"score": rng.beta(2, 5, 2000)}), NOW,
                             model="m", window=timedelta(hours=1))
     assert same.status is Status.OK
+
+
+def test_a_failed_run_retried_in_time_is_not_a_page():
+    first_ever = pd.DataFrame({"pipeline": ["p"], "finished_at": [NOW - timedelta(minutes=5)],
+                               "status": ["failed"]})
+    result = pipeline_delay(first_ever, NOW, model="m", cadence=timedelta(hours=1),
+                            max_delay=timedelta(minutes=30), pipeline="p")
+    assert result.status is Status.OK and result.details["failed_since"] == 1
+    stuck = pipeline_delay(first_ever, NOW + timedelta(hours=2), model="m",
+                           cadence=timedelta(hours=1), max_delay=timedelta(minutes=30),
+                           pipeline="p")
+    assert stuck.status is Status.BREACH and "has not succeeded" in stuck.summary
