@@ -249,7 +249,8 @@ def monitor(model: str, group: str, config_path: str = "mlwatch.yaml",
             except Exception as exc:  # noqa: BLE001 - the human report must not fail the run
                 logger.warning("Evidently report not written: %s", exc)
         shown = [o for o in outcomes if o.result.alert != "monitor_failure"]
-        publish_artifacts(model, group, now, shown, settings.slack.ui_url, report)
+        publish_artifacts(model, group, now, shown, settings.slack.ui_url, report,
+                          settings.slack.runbook_base_url)
         emit_incident_events(shown, flow_run.id)
         for o in shown:
             logger.info("%s: %s -> %s", o.result.alert, o.result.status.value,

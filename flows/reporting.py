@@ -25,7 +25,7 @@ def artifact_key(*parts: str) -> str:
 
 
 def summary_markdown(model: str, group: str, now: datetime, outcomes: list[Outcome],
-                     ui_url: str) -> str:
+                     ui_url: str, runbook_base_url: str | None = None) -> str:
     lines = [f"# {model} · {group} · {now:%Y-%m-%d %H:%M} UTC", "",
              "| check | status | value | threshold | window | decision | incident | runbook |",
              "|---|---|---|---|---|---|---|---|"]
@@ -35,7 +35,7 @@ def summary_markdown(model: str, group: str, now: datetime, outcomes: list[Outco
         threshold = "-" if r.threshold is None else f"{r.threshold:.4g}"
         incident = f"#{applied.incident_id}" if applied.incident_id else ""
         try:
-            runbook = f"`mlwatch runbook {load_runbook(r.alert).alert}`"
+            runbook = load_runbook(r.alert).link(runbook_base_url)
         except RunbookError:
             runbook = ""
         lines.append(f"| {r.alert} | **{r.status.value}** | {value} | {threshold} | "
@@ -55,10 +55,11 @@ def summary_markdown(model: str, group: str, now: datetime, outcomes: list[Outco
 
 
 def publish_artifacts(model: str, group: str, now: datetime, outcomes: list[Outcome],
-                      ui_url: str, report_path: Path | None) -> None:
+                      ui_url: str, report_path: Path | None,
+                      runbook_base_url: str | None = None) -> None:
     create_markdown_artifact(
         key=artifact_key(model, group, "summary"),
-        markdown=summary_markdown(model, group, now, outcomes, ui_url),
+        markdown=summary_markdown(model, group, now, outcomes, ui_url, runbook_base_url),
         description=f"mlwatch {group} checks for {model}",
     )
     for outcome in outcomes:

@@ -297,6 +297,18 @@ class Store:
         with self.session() as session:
             self._event(session, incident_id, utc(now), kind, message, actor=actor, data=data)
 
+    def set_fault_start(self, incident_id: int, started_at: datetime, actor: str,
+                        now: datetime) -> Incident:
+        """Record when the fault really began (from a postmortem), for MTTD."""
+        with self.session() as session:
+            incident = self._get(session, incident_id)
+            incident.fault_started_at = utc(started_at)
+            detect = utc(incident.opened_at) - utc(started_at)
+            self._event(session, incident_id, utc(now), "fault_start",
+                        f"fault began at {utc(started_at):%Y-%m-%d %H:%M} UTC "
+                        f"(detected {detect} later)", actor=actor)
+            return incident
+
     def escalate(self, incident_id: int, now: datetime) -> bool:
         """Mark an incident escalated once; returns False if it already was (or resolved).
         The caller adds the timeline event with the notice."""

@@ -146,7 +146,7 @@ def monitor_once(model: Annotated[str, typer.Option(help="model name")],
 def _incident_dict(incident: Any) -> dict[str, Any]:
     fields = ("id", "model", "alert", "severity", "status", "summary", "value", "threshold",
               "opened_at", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
-              "breach_count", "escalated_at", "flow_run_url", "slack_ts")
+              "fault_started_at", "breach_count", "escalated_at", "flow_run_url", "slack_ts")
     data = {f: getattr(incident, f) for f in fields}
     data["labels"] = incident.labels
     return data
@@ -247,6 +247,22 @@ def incidents_resolve(incident_id: int, config: ConfigOpt = DEFAULT_CONFIG,
                       as_json: JsonOpt = False) -> None:
     """Resolve an incident by hand."""
     _lifecycle(incident_id, config, by, "resolve", reason, as_json=as_json)
+
+
+@incidents_app.command("fault-start")
+def incidents_fault_start(incident_id: int,
+                          at: Annotated[str, typer.Argument(help="ISO time the fault began")],
+                          config: ConfigOpt = DEFAULT_CONFIG,
+                          by: Annotated[str, typer.Option()] = "cli",
+                          as_json: JsonOpt = False) -> None:
+    """Record when the fault really began (postmortem), so `stats` can report MTTD."""
+    settings = _settings(config)
+    store = _store(settings)
+    store.set_fault_start(incident_id, _parse_time(at, "AT"), by, _now(settings))
+    if as_json:
+        _echo_json(_incident_dict(store.incident(incident_id)))
+        return
+    typer.echo(f"incident #{incident_id}: fault start recorded")
 
 
 @incidents_app.command("stats")

@@ -182,6 +182,7 @@ class ChecksConfig(_Strict):
     error_rate_spike: ErrorRateCheck | None = None
     latency_spike: LatencyCheck | None = None
     deployment_failure: DeploymentFailureCheck | None = None
+    model_load_failure: DeploymentFailureCheck | None = None
     data_quality: DataQualityCheck | None = None
 
     def enabled(self) -> dict[str, _CheckBase]:

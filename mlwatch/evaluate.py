@@ -168,7 +168,7 @@ def evaluate_check(model: ModelConfig, alert: str, check: object, data: GroupDat
                              severity=severity)
     if isinstance(check, DeploymentFailureCheck):
         return deployment_failures(frames["deployments"], now, model=name, window=check.window,
-                                   severity=severity)
+                                   alert=alert, severity=severity)
     if isinstance(check, PipelineDelayCheck):
         return pipeline_delay(frames["pipeline_runs"], now, model=name, cadence=check.cadence,
                               max_delay=check.max_delay, pipeline=check.pipeline,

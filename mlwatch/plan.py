@@ -7,7 +7,8 @@ from datetime import timedelta
 from mlwatch.config import ModelConfig
 
 CHECK_GROUPS: dict[str, tuple[str, ...]] = {
-    "serving": ("error_rate_spike", "latency_spike", "deployment_failure"),
+    "serving": ("error_rate_spike", "latency_spike", "deployment_failure",
+                "model_load_failure"),
     "batch": ("data_quality", "data_drift", "prediction_shift", "accuracy_drop"),
     "pipeline": ("pipeline_delay",),
 }
