@@ -37,6 +37,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.drift --rows 1000000 --json
+	$(BIN)/python -m benchmarks.alert_quality --json
+	$(BIN)/python -m benchmarks.scale --models 50 --json
 
 clean:
 	rm -rf $(VENV) .mlwatch
