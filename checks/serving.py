@@ -88,6 +88,16 @@ class ServingSeries:
         return int(values.size), float(np.percentile(values, percentile))
 
 
+def _series(events: pd.DataFrame | ServingSeries) -> ServingSeries | str:
+    """The events as a ServingSeries, or the reason they cannot be read."""
+    if isinstance(events, ServingSeries):
+        return events
+    try:
+        return ServingSeries.from_frame(events)
+    except (ValueError, KeyError) as exc:
+        return str(exc)
+
+
 def error_rate_spike(
     events: pd.DataFrame | ServingSeries,
     now: datetime,
@@ -100,10 +110,9 @@ def error_rate_spike(
 ) -> CheckResult:
     """Multiwindow, multi-burn-rate error-budget alert."""
     alert = "error_rate_spike"
-    try:
-        series = events if isinstance(events, ServingSeries) else ServingSeries.from_frame(events)
-    except (ValueError, KeyError) as exc:
-        return error_result(alert, model, now, str(exc))
+    series = _series(events)
+    if isinstance(series, str):
+        return error_result(alert, model, now, series)
     budget = 1.0 - objective
     windows = []
     fired: list[dict[str, object]] = []
@@ -165,10 +174,9 @@ def latency_spike(
 ) -> CheckResult:
     """Latency percentile above the threshold over a short AND a long window."""
     alert = "latency_spike"
-    try:
-        series = events if isinstance(events, ServingSeries) else ServingSeries.from_frame(events)
-    except (ValueError, KeyError) as exc:
-        return error_result(alert, model, now, str(exc))
+    series = _series(events)
+    if isinstance(series, str):
+        return error_result(alert, model, now, series)
     long_n, long_p = series.latency(now, long_window, percentile)
     short_n, short_p = series.latency(now, short_window, percentile)
     details = {

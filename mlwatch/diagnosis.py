@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pandas as pd
+
 from checks._time import format_duration, utc
 from incidents.runbooks import RunbookError, load_runbook
 from incidents.store import Store
-from mlwatch.config import ModelConfig
+from mlwatch.config import ModelConfig, SourceConfig
 from mlwatch.errors import MlwatchError
 from mlwatch.sources import read_source
 
@@ -25,32 +27,33 @@ def _latest_details(store: Store, model: str, alert: str) -> dict | None:
     return rows[0].details if rows else None
 
 
-def recent_deployments(store: Store, model: ModelConfig, now: datetime) -> list[str]:
-    if model.sources.deployments is None:
+def _latest_rows(source: SourceConfig | None, role: str, time_column: str, label: str,
+                 describe: Callable[[pd.Series], str], span: timedelta, now: datetime,
+                 ) -> list[str]:
+    """The three newest rows of a source, newest first, as one line."""
+    if source is None:
         return []
-    frame = read_source(model.sources.deployments, "deployments", since=now - timedelta(days=7),
-                        until=now)
+    frame = read_source(source, role, since=now - span, until=now)
     if frame.empty:
-        return ["Deployments: none in the last 7 days"]
-    frame = frame.sort_values("deployed_at").tail(3)
-    items = [f"{r.get('model_version', '?')} {r.get('status', '?')} "
-             f"{format_duration(now - r['deployed_at'].to_pydatetime())} ago"
-             for _, r in frame.iterrows()]
-    return ["Recent deployments: " + "; ".join(reversed(items))]
+        return [f"{label}: none in the last {format_duration(span)}"]
+    rows = frame.sort_values(time_column).tail(3)
+    items = [f"{describe(r)} {format_duration(now - r[time_column].to_pydatetime())} ago"
+             for _, r in rows.iterrows()]
+    return [f"{label}: " + "; ".join(reversed(items))]
+
+
+def recent_deployments(store: Store, model: ModelConfig, now: datetime) -> list[str]:
+    return _latest_rows(model.sources.deployments, "deployments", "deployed_at",
+                        "Recent deployments",
+                        lambda r: f"{r.get('model_version', '?')} {r.get('status', '?')}",
+                        timedelta(days=7), now)
 
 
 def last_pipeline_runs(store: Store, model: ModelConfig, now: datetime) -> list[str]:
-    if model.sources.pipeline_runs is None:
-        return []
-    frame = read_source(model.sources.pipeline_runs, "pipeline_runs",
-                        since=now - timedelta(days=2), until=now)
-    if frame.empty:
-        return ["Pipeline runs: none in the last 2 days"]
-    frame = frame.sort_values("finished_at").tail(3)
-    items = [f"{r.get('pipeline', 'pipeline')} {r.get('status', '?')} "
-             f"{format_duration(now - r['finished_at'].to_pydatetime())} ago"
-             for _, r in frame.iterrows()]
-    return ["Last pipeline runs: " + "; ".join(reversed(items))]
+    return _latest_rows(model.sources.pipeline_runs, "pipeline_runs", "finished_at",
+                        "Last pipeline runs",
+                        lambda r: f"{r.get('pipeline', 'pipeline')} {r.get('status', '?')}",
+                        timedelta(days=2), now)
 
 
 def top_drifted_features(store: Store, model: ModelConfig, now: datetime) -> list[str]:

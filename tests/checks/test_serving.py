@@ -89,3 +89,18 @@ def test_latency_needs_both_windows_over_threshold():
     assert brief.status is Status.OK  # only the short window is slow
     sustained = events(7200, slow_from=3600)
     assert latency_spike(sustained, now, model="m", threshold_ms=300).status is Status.BREACH
+
+
+def test_slow_steady_burn_is_a_ticket_not_a_page():
+    from checks.serving import WORKBOOK_TICKET_RULES
+
+    rng = np.random.default_rng(3)
+    n = 3 * 24 * 3600 // 10  # one request every 10 s for three days
+    frame = events(3 * 24 * 3600, step=10)
+    frame["status"] = np.where(rng.random(n) < 0.015, "error", "ok")  # 1.5x budget of 99%
+    now = T0 + timedelta(days=3)
+    page = error_rate_spike(frame, now, model="m", objective=0.99)
+    ticket = error_rate_spike(frame, now, model="m", objective=0.99,
+                              rules=WORKBOOK_TICKET_RULES, severity="ticket")
+    assert page.status is Status.OK
+    assert ticket.status is Status.BREACH and ticket.severity == "ticket"
