@@ -174,16 +174,18 @@ def score(alerts: list[Alert], faults: list[Fault], models: dict[str, ModelConfi
 
 def batch_within_one_evaluation(table: dict[str, dict[str, Any]], model: ModelConfig,
                                 start: datetime) -> dict[str, bool]:
-    """Per batch alert type: was every fault detected no later than one evaluation after
-    the first evaluation that could see it? Accuracy can see a fault only once the labels
-    of its first predictions have matured (``label_delay`` after it began)."""
+    """Per batch alert type: was every fault detected no later than one evaluation after it
+    became measurable? A windowed check can measure a fault once it fills half of the
+    judged window; accuracy judges a window only after ``label_delay`` (labels mature)."""
     verdicts = {}
     for alert in ("data_drift", "prediction_shift", "data_quality", "accuracy_drop"):
         check = getattr(model.checks, alert)
         ok = True
         for hit in table[alert]["detections"]:
             began = datetime.fromisoformat(hit["start"])
-            visible = began + (check.label_delay if alert == "accuracy_drop" else timedelta(0))
+            window = getattr(check, "window", timedelta(0))
+            visible = began + window / 2 + (
+                check.label_delay if alert == "accuracy_drop" else timedelta(0))
             steps = (visible - start) // check.every + 1
             first_evaluation = start + steps * check.every
             ok &= datetime.fromisoformat(hit["detected_at"]) <= first_evaluation + check.every
