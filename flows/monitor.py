@@ -31,7 +31,7 @@ from mlwatch.config import ModelConfig, Settings, load_settings
 from mlwatch.db import open_store
 from mlwatch.diagnosis import first_diagnosis
 from mlwatch.errors import MlwatchError, SourceError
-from mlwatch.evaluate import GroupData, load_group_data, safe_evaluate
+from mlwatch.evaluate import GroupData, load_group_data, read_reference_file, safe_evaluate
 from mlwatch.plan import group_checks
 from mlwatch.wiring import (
     firing_rules,
@@ -148,8 +148,7 @@ def _write_drift_report(settings: Settings, model: ModelConfig, data: GroupData,
         return None
     import pandas as pd
 
-    reference = pd.read_parquet(source.path) if source.path.endswith(".parquet") else (
-        pd.read_csv(source.path))
+    reference = read_reference_file(source.path, list(model.features))
     batch = data.quality.valid
     batch = batch[batch["timestamp"] > pd.Timestamp(now - window)]
     numerical = [f for f in model.features if f not in model.categorical]

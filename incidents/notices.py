@@ -82,7 +82,7 @@ def _button(label: str, action: str, incident_id: int, style: str | None = None
     return button
 
 
-def reply_text(incident: Incident, event: str, message: str, now: datetime) -> str:
+def reply_text(incident: Incident, event: str, message: str) -> str:
     """A thread reply for a lifecycle event; resolution carries the duration."""
     if event == "resolved" and incident.resolved_at:
         took = utc(incident.resolved_at) - utc(incident.opened_at)
@@ -104,7 +104,7 @@ def enqueue_update(store: Any, incident: Incident, ctx: NoticeContext, remediati
                    event: str, message: str, now: datetime, channel: str) -> int:
     """Record an in-place update of the root message plus a thread reply."""
     text, blocks = root_message(incident, ctx, remediation)
-    reply = reply_text(incident, event, message, now)
+    reply = reply_text(incident, event, message)
     return store.enqueue_notice(incident.id, "update", reply,
                                 {"root_text": text, "blocks": blocks, "channel": channel,
                                  "event": event}, now)

@@ -97,13 +97,18 @@ def load_group_data(model: ModelConfig, group: str, now: datetime) -> GroupData:
     return data
 
 
+def read_reference_file(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A reference file (Parquet or CSV), only the columns asked for."""
+    if path.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path, columns=columns)
+    return pd.read_csv(path, usecols=columns)
+
+
 @lru_cache(maxsize=16)
 def _profile(path: str, mtime: float, columns: tuple[str, ...], categorical: tuple[str, ...]
              ) -> ReferenceProfile:
-    wanted = list(columns)
-    frame = (pd.read_parquet(path, columns=wanted) if path.endswith((".parquet", ".pq"))
-             else pd.read_csv(path, usecols=wanted))
-    return ReferenceProfile.build(frame, columns, categorical)
+    return ReferenceProfile.build(read_reference_file(path, list(columns)), columns,
+                                  categorical)
 
 
 def reference_profile(model: ModelConfig, columns: list[str]) -> ReferenceProfile:
